@@ -1,0 +1,1 @@
+"""AMR scheduling and jobs: tasks become Celery work run through protocol execution environments."""

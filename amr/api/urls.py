@@ -1,0 +1,5 @@
+from utilitarian.routers import Router
+
+router = Router()
+
+urlpatterns = [*router.urls]

@@ -1,0 +1,1 @@
+"""Third-Party Gateway: DI application install requests between customer portals and the EAC."""

@@ -1,0 +1,1 @@
+"""Organizations' meter inventory (devices, types, configs, SIMs, network interfaces, keys) and readings."""

@@ -1,0 +1,1 @@
+"""Partners in Energie feed: AMQP 1.0 notifications, REST tickets and comments."""

@@ -1,0 +1,1 @@
+"""PowerBox API for EnergyGrid: customer profile sync and HAN device binding."""

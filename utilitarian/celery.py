@@ -1,0 +1,59 @@
+"""The Celery app and the queue names, declared once.
+
+Queues are split by kind so that workers can be scaled per queue family (a worker for scheduled
+quarterly reads on one machine, one for on-demand reads elsewhere). Tasks are routed by name
+prefix in ``task_routes``; scheduled AMR jobs pick their queue per schedule at enqueue time.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "utilitarian.settings")
+
+SCHEDULES = ("quarterly", "hourly", "daily", "weekly", "monthly", "yearly")
+
+QUEUE_DEFAULT = "utilitarian.tasks.default"
+QUEUE_AMR = "utilitarian.tasks.amr"
+QUEUE_AMR_ON_DEMAND = "utilitarian.tasks.amr.on_demand"
+QUEUE_COMMIT_READINGS = "utilitarian.tasks.commits.meter_readings"
+QUEUE_COMMIT_EVENTS = "utilitarian.tasks.commits.meter_system_events"
+QUEUE_EXTERNAL_PUBLISH = "utilitarian.tasks.external.publish"
+QUEUE_CLEANUP = "utilitarian.tasks.cleanup"
+
+
+def scheduled_queue(schedule: str) -> str:
+    """Queue of scheduled AMR jobs for one schedule, e.g. ``utilitarian.tasks.amr.scheduled.daily``."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}")
+    return f"{QUEUE_AMR}.scheduled.{schedule}"
+
+
+ALL_QUEUES = (
+    QUEUE_DEFAULT,
+    QUEUE_AMR,
+    *(scheduled_queue(s) for s in SCHEDULES),
+    QUEUE_AMR_ON_DEMAND,
+    QUEUE_COMMIT_READINGS,
+    QUEUE_COMMIT_EVENTS,
+    QUEUE_EXTERNAL_PUBLISH,
+    QUEUE_CLEANUP,
+)
+
+app = Celery("utilitarian")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_default_queue = QUEUE_DEFAULT
+app.conf.task_queues = [Queue(name, routing_key=name) for name in ALL_QUEUES]
+app.conf.task_routes = {
+    "amr.tick": {"queue": QUEUE_AMR},
+    "amr.run_on_demand_job": {"queue": QUEUE_AMR_ON_DEMAND},
+    "meters.commit_readings": {"queue": QUEUE_COMMIT_READINGS},
+    "meters.commit_events": {"queue": QUEUE_COMMIT_EVENTS},
+    "gateway.*": {"queue": QUEUE_EXTERNAL_PUBLISH},
+    "*.cleanup*": {"queue": QUEUE_CLEANUP},
+    "meters.apply_retention": {"queue": QUEUE_CLEANUP},
+}
+app.autodiscover_tasks()
