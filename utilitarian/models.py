@@ -39,6 +39,9 @@ class Organization(TimestampedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=64, validators=[MinLengthValidator(1)])
     is_active = models.BooleanField(default=True)
+    #: Create reading series on first use (e.g. a DLMS OBIS code the organization has no series
+    #: for). Off by default: unknown values are then reported by the job, not silently dropped.
+    auto_create_series = models.BooleanField(default=False)
     members = models.ManyToManyField(
         User, through="OrganizationMembership", related_name="organizations", blank=True
     )

@@ -258,3 +258,6 @@ if TESTING:
     # Hashing cost is irrelevant to what the tests check and dominates their run time.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# --- AMR ---------------------------------------------------------------------------------------
+AMR_BLOCK_LEASE_SECONDS = env.int("AMR_BLOCK_LEASE_SECONDS", default=600)

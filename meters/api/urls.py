@@ -1,5 +1,7 @@
-from utilitarian.routers import Router
+"""/api/v1/metering/: inventory routes (views.py), readings routes (readings.py) and the AMR
+task routes the contract places here (amr/api/views.py)."""
 
-router = Router()
+from .readings import router as readings_router
+from .views import router as inventory_router
 
-urlpatterns = [*router.urls]
+urlpatterns = [*readings_router.urls, *inventory_router.urls]

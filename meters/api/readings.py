@@ -1,0 +1,3 @@
+from utilitarian.routers import Router
+
+router = Router()

@@ -1,0 +1,1 @@
+"""Business operations on meters shared by views, tasks, admin and commands."""
