@@ -1,0 +1,1 @@
+"""I-FLAG / Corus driver for Itron (Actaris) Corus gas volume correctors, on the ``iflag`` library."""
