@@ -10,6 +10,7 @@ COPY amr ./amr
 COPY gateway ./gateway
 COPY powerbox ./powerbox
 COPY pie ./pie
+COPY push ./push
 COPY protocols ./protocols
 COPY manage.py ./
 RUN pip install --no-cache-dir . && DEBUG=0 SECRET_KEY=build python manage.py collectstatic --noinput

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "gateway",
     "powerbox",
     "pie",
+    "push",
 ]
 
 MIDDLEWARE = [

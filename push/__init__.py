@@ -1,0 +1,1 @@
+"""Reception of meter-initiated data (DLMS DataNotifications pushed over UDP/TCP)."""
