@@ -601,4 +601,7 @@ TIMEZONES: tuple[str, ...] = (
     "Zulu",
 )
 
-REMOVED_FROM_CONTRACT: tuple[str, ...] = ("Asia/Hanoi", "US/Pacific-New",)
+REMOVED_FROM_CONTRACT: tuple[str, ...] = (
+    "Asia/Hanoi",
+    "US/Pacific-New",
+)

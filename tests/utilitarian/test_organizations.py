@@ -124,3 +124,10 @@ def test_deleting_organization_removes_memberships(personas: Personas) -> None:
     assert personas.client("staff").delete(detail_url(ORGS, personas.org_b.pk)).status_code == 204
     assert not Organization.objects.filter(pk=personas.org_b.pk).exists()
     assert not OrganizationMembership.objects.filter(user=personas.operator_b).exists()
+
+
+def test_routes_answer_with_and_without_trailing_slash(personas: Personas) -> None:
+    client = personas.client("staff")
+    assert client.get(ORGS.rstrip("/")).status_code == 200
+    assert client.get(detail_url(ORGS, personas.org_a.pk).rstrip("/")).status_code == 200
+    assert client.get(MEMBERS.rstrip("/")).status_code == 200
