@@ -6,4 +6,4 @@ class UtilitarianConfig(AppConfig):
     verbose_name = "Accounts and organizations"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (staff tokens are created on save)
+        from . import schema, signals  # noqa: F401  (OpenAPI auth extensions; staff tokens on save)
