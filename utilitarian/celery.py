@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "utilitarian.settings")
@@ -55,5 +56,12 @@ app.conf.task_routes = {
     "gateway.*": {"queue": QUEUE_EXTERNAL_PUBLISH},
     "*.cleanup*": {"queue": QUEUE_CLEANUP},
     "meters.apply_retention": {"queue": QUEUE_CLEANUP},
+    "push.*": {"queue": QUEUE_COMMIT_READINGS},
+}
+
+# The one beat process (`celery -A utilitarian beat`) runs these.
+app.conf.beat_schedule = {
+    # Readings, events and staged readings past their retention (meters/tasks.py), 03:15 UTC.
+    "meters.apply_retention": {"task": "meters.apply_retention", "schedule": crontab(hour=3, minute=15)},
 }
 app.autodiscover_tasks()

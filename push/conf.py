@@ -1,0 +1,25 @@
+"""Push settings, each with its default (``utilitarian/settings.py`` may set them from the environment).
+
+* ``PUSH_SPOOL_DIR``: where received frames are spooled (default ``DATA_DIR / "push-spool"``).
+* ``PUSH_SPOOL_FSYNC``: fsync every group of spooled frames (default True; off only for tests
+  and benchmarks that measure something else).
+* ``PUSH_BATCH_SIZE``: frames per import/processing transaction (default 500).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+
+def spool_dir() -> Path:
+    return Path(getattr(settings, "PUSH_SPOOL_DIR", settings.DATA_DIR / "push-spool"))
+
+
+def spool_fsync() -> bool:
+    return bool(getattr(settings, "PUSH_SPOOL_FSYNC", True))
+
+
+def batch_size() -> int:
+    return int(getattr(settings, "PUSH_BATCH_SIZE", 500))
