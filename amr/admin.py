@@ -101,3 +101,6 @@ class AmrTaskGroupAdmin(admin.ModelAdmin):
     @admin.display(description="tasks")
     def task_count(self, obj: AmrTaskGroup) -> int:
         return obj.tasks.count()
+
+
+from . import admin_jobs  # noqa: E402,F401  (AMR jobs admin and the "run now" actions)

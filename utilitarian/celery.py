@@ -63,5 +63,13 @@ app.conf.task_routes = {
 app.conf.beat_schedule = {
     # Readings, events and staged readings past their retention (meters/tasks.py), 03:15 UTC.
     "meters.apply_retention": {"task": "meters.apply_retention", "schedule": crontab(hour=3, minute=15)},
+    # AMR tick at the start of every minute: a job is sent at most a minute after it is due,
+    # never before (amr/tasks.py). Blocks whose lease lapsed are released every minute.
+    "amr-tick": {"task": "amr.tick", "schedule": crontab(), "options": {"queue": QUEUE_AMR, "expires": 55}},
+    "amr-cleanup-expired-blocks": {
+        "task": "amr.cleanup_expired_blocks",
+        "schedule": 60.0,
+        "options": {"queue": QUEUE_CLEANUP, "expires": 55},
+    },
 }
 app.autodiscover_tasks()

@@ -261,4 +261,16 @@ if TESTING:
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- AMR ---------------------------------------------------------------------------------------
+# A network-interface block is a lease: it lapses after this long, so a dead worker cannot keep
+# an interface blocked. Keep AMR_JOB_SOFT_TIME_LIMIT_SECONDS below it.
 AMR_BLOCK_LEASE_SECONDS = env.int("AMR_BLOCK_LEASE_SECONDS", default=600)
+AMR_JOB_SOFT_TIME_LIMIT_SECONDS = env.int("AMR_JOB_SOFT_TIME_LIMIT_SECONDS", default=540)
+AMR_JOB_MAX_RETRIES = env.int("AMR_JOB_MAX_RETRIES", default=3)
+AMR_RETRY_BACKOFF_SECONDS = env.float("AMR_RETRY_BACKOFF_SECONDS", default=30)
+AMR_RETRY_BACKOFF_MAX_SECONDS = env.float("AMR_RETRY_BACKOFF_MAX_SECONDS", default=900)
+AMR_BLOCK_WAIT_SECONDS = env.float("AMR_BLOCK_WAIT_SECONDS", default=5)
+AMR_BUSY_RETRY_SECONDS = env.float("AMR_BUSY_RETRY_SECONDS", default=15)
+AMR_BUSY_MAX_WAITS = env.int("AMR_BUSY_MAX_WAITS", default=30)
+AMR_METER_TIMEOUT_SECONDS = env.float("AMR_METER_TIMEOUT_SECONDS", default=10)
+AMR_SCHEDULE_CATCH_UP_SECONDS = env.int("AMR_SCHEDULE_CATCH_UP_SECONDS", default=6 * 3600)
+AMR_TICK_SECONDS = env.int("AMR_TICK_SECONDS", default=60)

@@ -12,7 +12,9 @@ from rest_framework import serializers
 from meters.api.serializers import InventorySerializer, JSONObjectField, info_string
 
 from ..environments import ENVIRONMENTS
+from ..environments.base import InvalidCall
 from ..models import SCHEDULE_MAX_OFFSET_SECONDS, AmrTask, AmrTaskGroup
+from ..services import validate_task_call
 
 
 class AmrTaskSerializer(InventorySerializer):
@@ -65,6 +67,17 @@ class AmrTaskSerializer(InventorySerializer):
                         ]
                     }
                 )
+        execution_type = attrs.get(
+            "meter_execution_type", getattr(self.instance, "meter_execution_type", None)
+        )
+        task_call = attrs.get("task_call", getattr(self.instance, "task_call", None))
+        kwargs = (
+            attrs["task_kwargs"] if "task_kwargs" in attrs else getattr(self.instance, "task_kwargs", None)
+        )
+        try:
+            validate_task_call(meter_execution_type=execution_type, task_call=task_call, task_kwargs=kwargs)
+        except InvalidCall as exc:
+            raise serializers.ValidationError({exc.field: [exc.message]}) from exc
         return attrs
 
 

@@ -21,3 +21,24 @@ ENVIRONMENTS: dict[str, str] = {
 CONTRACT_ENVIRONMENTS = ("generic_lis200", "generic_iec6205621", "generic_corus_meter")
 
 ENVIRONMENT_CHOICES = [(name, name) for name in ENVIRONMENTS]
+
+
+def get_environment(name: str):
+    """The environment class registered as ``name`` (imported on first use).
+
+    Raises KeyError for an unknown name, so callers turn it into a 400 with the known names."""
+    from django.utils.module_loading import import_string
+
+    if name not in ENVIRONMENTS:
+        raise KeyError(name)
+    if name not in _loaded:
+        _loaded[name] = import_string(ENVIRONMENTS[name])
+    return _loaded[name]
+
+
+def describe_environments() -> list[dict]:
+    """Every environment with its calls and their kwargs (for the API schema, admin and docs)."""
+    return [get_environment(name).describe() for name in ENVIRONMENTS]
+
+
+_loaded: dict[str, type] = {}

@@ -89,7 +89,7 @@ class AmrTaskFactory(factory.django.DjangoModelFactory):
     schedule = Schedule.HOURLY
     run_offset_seconds = 0
     meter_execution_type = "generic_iec6205621"
-    task_call = "read_profile"
+    task_call = "readout"
     task_kwargs = None
     is_active = True
 
