@@ -57,6 +57,7 @@ app.conf.task_routes = {
     "*.cleanup*": {"queue": QUEUE_CLEANUP},
     "meters.apply_retention": {"queue": QUEUE_CLEANUP},
     "push.*": {"queue": QUEUE_COMMIT_READINGS},
+    "powerbox.expire_bind_requests": {"queue": QUEUE_CLEANUP},
 }
 
 # The one beat process (`celery -A utilitarian beat`) runs these.
@@ -68,6 +69,12 @@ app.conf.beat_schedule = {
     "amr-tick": {"task": "amr.tick", "schedule": crontab(), "options": {"queue": QUEUE_AMR, "expires": 55}},
     "amr-cleanup-expired-blocks": {
         "task": "amr.cleanup_expired_blocks",
+        "schedule": 60.0,
+        "options": {"queue": QUEUE_CLEANUP, "expires": 55},
+    },
+    # PowerBox: follow pairing jobs whose outcome was missed, re-dispatch, time out after 48 h.
+    "powerbox.expire_bind_requests": {
+        "task": "powerbox.expire_bind_requests",
         "schedule": 60.0,
         "options": {"queue": QUEUE_CLEANUP, "expires": 55},
     },

@@ -71,6 +71,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Binds a correlation id to every log record of the request (utilitarian/logging.py).
+    "utilitarian.logging.RequestLogContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -201,6 +203,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Open AMR platform: organizations, meter devices, readings and AMR tasks.",
     "VERSION": "1.3.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several apps have a field called "state"; name each choice set after what it is.
+    "ENUM_NAME_OVERRIDES": {
+        "AmrJobStateEnum": "amr.models.JobState",
+        "BindStateEnum": "powerbox.models.BindState",
+        "EsnStateEnum": "gateway.models.EsnState",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -215,12 +223,15 @@ BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Exchange tables (and the worker's remote-control pidbox) stay under the data
+        # directory too; kombu's default is ./control in whatever directory the process runs.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
