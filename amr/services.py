@@ -47,6 +47,7 @@ from meters.models import DisconnectorStatus, MeterDevice, MeterSecurityKeyColle
 from meters.services.network import lease_seconds, network_interface_block, network_interface_unblock
 from protocols.errors import ProtocolError
 from protocols.results import ReadResult
+from utilitarian.logging import log_context
 
 from . import scheduling
 from .environments import ENVIRONMENTS, get_environment
@@ -184,6 +185,111 @@ def jobs_run_now(*, tasks: Iterable[AmrTask] = (), meter_devices: Iterable[Meter
     ids = [job.pk for job in jobs]
     transaction.on_commit(lambda: _send_many_on_demand(ids))
     return jobs
+
+
+#: Calls that read a period, and the call that reads an explicit one (``start_date``/``end_date``).
+PERIOD_CALLS = {
+    "read_profile_by_offset_seconds": "read_profile_by_date",
+    "read_profile_by_date": "read_profile_by_date",
+    "read_archive_by_offset_seconds": "read_archive_by_date",
+    "read_archive_by_date": "read_archive_by_date",
+    "read_events": "read_events",
+}
+
+
+@dataclass
+class RereadPlan:
+    jobs: list[AmrJob] = field(default_factory=list)
+    #: (meter device, why nothing was sent for it)
+    skipped: list[tuple[MeterDevice, str]] = field(default_factory=list)
+
+
+def jobs_reread_period(
+    *,
+    meter_devices: Iterable[MeterDevice],
+    start: datetime,
+    end: datetime,
+    meter_execution_type: str | None = None,
+    task_call: str | None = None,
+    task_kwargs: Mapping[str, Any] | None = None,
+    on_meter: Any = None,
+) -> RereadPlan:
+    """On-demand jobs that read ``[start, end]`` again from each meter (a gap after an outage, a
+    corrected meter clock). Re-reading is idempotent: readings already stored are duplicates.
+
+    With ``task_call`` the same call runs on every meter (``start_date``/``end_date`` added to its
+    kwargs). Without, each meter's own period tasks (through its groups and ``meter_tasks``) are
+    turned into their by-date form (:data:`PERIOD_CALLS`), keeping their other kwargs (OBIS code,
+    archive), so a re-read fetches exactly what the schedule would have. A meter with no such
+    task, or whose call is refused, is reported in ``skipped``; one bad meter never stops the
+    others. ``on_meter()`` is called after each meter (the command's progress bar)."""
+    period = {"start_date": start.isoformat(), "end_date": end.isoformat()}
+    meters = list(meter_devices)
+    plan = RereadPlan()
+    tasks_of: dict[Any, list[AmrTask]] = {}
+    if task_call is None:
+        tasks_of = _period_tasks([m.pk for m in meters])
+    for meter in meters:
+        if task_call is not None:
+            calls = [(meter_execution_type or "", task_call, dict(task_kwargs or {}))]
+        else:
+            calls = [
+                (
+                    task.meter_execution_type,
+                    PERIOD_CALLS[task.task_call],
+                    {
+                        k: v
+                        for k, v in (task.task_kwargs or {}).items()
+                        if k not in ("offset_seconds", *period)
+                    },
+                )
+                for task in tasks_of.get(meter.pk, [])
+            ]
+            if not calls:
+                plan.skipped.append((meter, "no AMR task of the meter reads a period"))
+        for environment, call, kwargs in calls:
+            try:
+                with transaction.atomic():
+                    plan.jobs.append(
+                        job_invoke(
+                            meter_device=meter,
+                            meter_execution_type=environment,
+                            task_call=call,
+                            task_kwargs={**kwargs, **period},
+                        )
+                    )
+            except InvalidCall as exc:
+                plan.skipped.append((meter, f"{environment}.{call}: {exc.message}"))
+        if on_meter is not None:
+            on_meter()
+    return plan
+
+
+def _period_tasks(meter_ids: list) -> dict[Any, list[AmrTask]]:
+    """meter id → its active tasks whose call reads a period (a handful of queries in all)."""
+    through_groups = MeterDevice.task_groups.through.objects
+    group_tasks = AmrTaskGroup.tasks.through.objects
+    direct = MeterDevice.meter_tasks.through.objects
+    pairs: set = set(direct.filter(meterdevice_id__in=meter_ids).values_list("meterdevice_id", "amrtask_id"))
+    groups_of: dict = {}
+    for meter_id, group_id in through_groups.filter(meterdevice_id__in=meter_ids).values_list(
+        "meterdevice_id", "amrtaskgroup_id"
+    ):
+        groups_of.setdefault(group_id, []).append(meter_id)
+    for group_id, task_id in group_tasks.filter(amrtaskgroup_id__in=groups_of).values_list(
+        "amrtaskgroup_id", "amrtask_id"
+    ):
+        pairs.update((meter_id, task_id) for meter_id in groups_of[group_id])
+    tasks = AmrTask.objects.filter(
+        pk__in={t for _, t in pairs}, is_active=True, task_call__in=list(PERIOD_CALLS)
+    ).in_bulk()
+    organization_of = dict(MeterDevice.objects.filter(pk__in=meter_ids).values_list("pk", "organization_id"))
+    result: dict[Any, list[AmrTask]] = {}
+    for meter_id, task_id in sorted(pairs, key=str):
+        task = tasks.get(task_id)
+        if task is not None and task.organization_id == organization_of.get(meter_id):
+            result.setdefault(meter_id, []).append(task)
+    return result
 
 
 def _send_many_on_demand(ids: list) -> None:
@@ -464,18 +570,48 @@ def _classify(exc: BaseException) -> tuple[bool, str]:
 
 
 def job_run(*, job_id, worker: str = "") -> JobOutcome:
-    """Run one attempt of a job. The caller (the Celery task) re-sends it after ``retry_in``."""
-    job = (
-        AmrJob.objects.select_related(
-            "meter_device__network_interface__sim",
-            "meter_device__security_keys",
-            "meter_device__type__config",
+    """Run one attempt of a job. The caller (the Celery task) re-sends it after ``retry_in``.
+
+    Everything logged meanwhile, by this module, the drivers or the readings service, carries
+    the job id, meter device, organization and task (``utilitarian.logging.log_context``), so a
+    JSON log line of a failing read names the meter without every caller passing it along."""
+    with log_context(job_id=str(job_id)):
+        job = (
+            AmrJob.objects.select_related(
+                "meter_device__network_interface__sim",
+                "meter_device__security_keys",
+                "meter_device__type__config",
+            )
+            .filter(pk=job_id)
+            .first()
         )
-        .filter(pk=job_id)
-        .first()
-    )
-    if job is None:
-        return JobOutcome(state="missing", skipped=True)
+        if job is None:
+            logger.info("job %s no longer exists: nothing to run", job_id)
+            return JobOutcome(state="missing", skipped=True)
+        with log_context(
+            meter_device_id=str(job.meter_device_id),
+            meter_device_name=job.meter_device.name,
+            organization_id=str(job.organization_id),
+            task_id=str(job.task_id) if job.task_id else None,
+        ):
+            outcome = _job_attempt(job, worker)
+            logger.info(
+                "job %s %s%s",
+                job.pk,
+                outcome.state,
+                " (skipped)"
+                if outcome.skipped
+                else f": {outcome.readings} readings, {outcome.events} events",
+                extra={
+                    "job_state": outcome.state,
+                    "readings": outcome.readings,
+                    "error": outcome.error or None,
+                },
+            )
+            return outcome
+
+
+def _job_attempt(job: AmrJob, worker: str) -> JobOutcome:
     now = timezone.now()
     stale = now - timedelta(seconds=lease_seconds())
     if job.state not in RUNNABLE and not (job.state == JobState.RUNNING and job.updated_at < stale):

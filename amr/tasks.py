@@ -18,6 +18,8 @@ import socket
 from celery import shared_task
 from django.conf import settings
 
+from utilitarian.logging import log_context
+
 from . import services
 
 SOFT_LIMIT = int(getattr(settings, "AMR_JOB_SOFT_TIME_LIMIT_SECONDS", 540))
@@ -31,7 +33,9 @@ def tick() -> dict:
 
 def _run(task, job_id: str) -> str:
     worker = f"{socket.gethostname()}:{task.request.hostname or ''}:{task.request.id or ''}"
-    outcome = services.job_run(job_id=job_id, worker=worker)
+    # The Celery message id ties the job's log lines to the broker's and the worker's own.
+    with log_context(correlation_id=task.request.correlation_id or task.request.id):
+        outcome = services.job_run(job_id=job_id, worker=worker)
     if outcome.retry_in is not None:
         # Same task, same queue (retry keeps the delivery info); not counted against Celery's
         # own max_retries: the job row counts attempts and decides when to stop.

@@ -19,10 +19,13 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError
 
+from utilitarian.logging import log_context
+
 from . import conf
 from .eac import StatusParseError, parse_status_message
 from .services import eac_status_record
 from .transports import Transport, TransportError
+from .transports.base import ReceivedMessage
 
 log = logging.getLogger(__name__)
 
@@ -41,30 +44,35 @@ def consume_status(*, transport: Transport, max_messages: int = 50, timeout: flo
     messages = transport.receive(conf.status_queue(), max_messages=max_messages, timeout=timeout)
     result.received = len(messages)
     for message in messages:
-        try:
-            outcome = eac_status_record(parsed=parse_status_message(message))
-        except StatusParseError as exc:
-            log.warning("dead-lettering EAC message %s: %s", message.message_id, exc)
-            transport.dead_letter(message, str(exc))
-            result.dead_lettered += 1
-            continue
-        except DatabaseError as exc:
-            if message.delivery_count >= conf.get("GATEWAY_MAX_DELIVERY_COUNT"):
-                transport.dead_letter(
-                    message, f"database error after {message.delivery_count} deliveries: {exc}"
-                )
-                result.dead_lettered += 1
-            else:
-                log.warning("abandoning EAC message %s: %s", message.message_id, exc)
-                transport.abandon(message)
-                result.abandoned += 1
-            continue
-        transport.complete(message)
-        if outcome.duplicate:
-            result.duplicates += 1
-        else:
-            result.applied += 1
+        correlation_id = message.properties.get("Itron-CorrelationId") or message.correlation_id
+        with log_context(correlation_id=correlation_id, message_id=message.message_id):
+            _consume_one(transport, message, result)
     return result
+
+
+def _consume_one(transport: Transport, message: ReceivedMessage, result: ConsumeResult) -> None:
+    """Apply one status message, then settle it (complete, abandon or dead-letter)."""
+    try:
+        outcome = eac_status_record(parsed=parse_status_message(message))
+    except StatusParseError as exc:
+        log.warning("dead-lettering EAC message %s: %s", message.message_id, exc)
+        transport.dead_letter(message, str(exc))
+        result.dead_lettered += 1
+        return
+    except DatabaseError as exc:
+        if message.delivery_count >= conf.get("GATEWAY_MAX_DELIVERY_COUNT"):
+            transport.dead_letter(message, f"database error after {message.delivery_count} deliveries: {exc}")
+            result.dead_lettered += 1
+        else:
+            log.warning("abandoning EAC message %s: %s", message.message_id, exc)
+            transport.abandon(message)
+            result.abandoned += 1
+        return
+    transport.complete(message)
+    if outcome.duplicate:
+        result.duplicates += 1
+    else:
+        result.applied += 1
 
 
 def run_consumer(

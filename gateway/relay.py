@@ -97,7 +97,12 @@ def relay_outbox(*, transport: Transport, batch_size: int | None = None) -> Rela
                     next_attempt_at=now + timedelta(seconds=backoff_seconds(attempts)),
                     last_error=str(exc)[:2000],
                 )
-            log.warning("outbox relay: %s (%d message(s) will be retried)", exc, len(run))
+            log.warning(
+                "outbox relay: %s (%d message(s) will be retried)",
+                exc,
+                len(run),
+                extra={"correlation_ids": sorted({row.correlation_id for row in run if row.correlation_id})},
+            )
             if not exc.permanent:
                 break
             continue

@@ -3,10 +3,13 @@
 Rules the API enforces hold here too: references stay within the object's organization, and the
 DLMS master key is write-only: the forms have a password-style field that is never filled in,
 the pages only say whether a master key is set. Readings, staged readings and events are listed
-read-only (they are written by the API and AMR jobs); a meter device page shows its latest 20.
+read-only (they are written by the API and AMR jobs); a meter device page shows its latest 20,
+a chart of every series over a chosen period (meters/charts.py) and its latest AMR jobs.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,6 +19,7 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from .charts import MAX_CHARTS, MAX_POINTS, PERIODS, chart_period, meter_series_charts, render_chart_svg
 from .models import (
     DlmsInvocationCounter,
     MeterDevice,
@@ -421,6 +425,49 @@ class MeterDeviceAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="keys")
     def has_security_keys(self, obj: MeterDevice) -> bool:
         return hasattr(obj, "security_keys")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        """Adds a chart of every series over the period chosen by GET parameters (see
+        meters/charts.py) and the meter's latest AMR jobs, above the form."""
+        extra_context = dict(extra_context or {})
+        try:
+            meter_id = uuid.UUID(str(object_id))
+        except ValueError:
+            meter_id = None
+        if meter_id is not None and self.has_view_or_change_permission(request):
+            extra_context.update(meter_overview_context(request, meter_id))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+JOB_ROWS = 10
+
+
+def meter_overview_context(request: HttpRequest, meter_id: uuid.UUID) -> dict:
+    """Charts and latest jobs for the change page. The chart query reads the readings table by
+    meter id only, so another organization's readings can never be drawn on this meter."""
+    from amr.models import AmrJob  # amr imports this module (SameOrganizationForm)
+
+    period = chart_period(request.GET)
+    charts = meter_series_charts(meter_device_id=meter_id, start=period.start, end=period.end)
+    shown = [
+        {"chart": chart, "svg": render_chart_svg(chart, start=period.start, end=period.end)}
+        for chart in charts[:MAX_CHARTS]
+    ]
+    jobs = list(
+        AmrJob.objects.filter(meter_device_id=meter_id)
+        .select_related("task")
+        .order_by("-created_at")[:JOB_ROWS]
+    )
+    return {
+        "chart_period": period,
+        "chart_periods": [(key, label) for key, (label, _span) in PERIODS.items()],
+        "chart_start_value": period.start.strftime("%Y-%m-%d") if period.key == "custom" else "",
+        "chart_end_value": period.end.strftime("%Y-%m-%d") if period.key == "custom" else "",
+        "series_charts": shown,
+        "series_charts_hidden": max(len(charts) - MAX_CHARTS, 0),
+        "chart_max_points": MAX_POINTS,
+        "latest_jobs": jobs,
+    }
 
 
 # --- Readings, staged readings, events, counters (read-only lists) ----------------------------

@@ -145,3 +145,26 @@ def test_notifications_reach_the_tenant_queue_in_order(accepted, eac, tenant_id,
         "installed",
         "licensed",
     ]
+
+
+def test_log_lines_of_a_status_message_carry_its_correlation_id(eac) -> None:
+    """Operators follow a request through the logs by its correlation id (LOG_FORMAT=json
+    writes the ids bound while the message is handled as fields)."""
+    import io
+    import logging
+
+    from utilitarian.logging import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("gateway.consumer")
+    logger.addHandler(handler)
+    try:
+        unknown = str(uuid.uuid4())
+        result = eac({"esn": "E1", "status": "installed"}, properties={"Itron-CorrelationId": unknown})
+    finally:
+        logger.removeHandler(handler)
+    assert result.dead_lettered == 1
+    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["correlation_id"] == unknown and line["message_id"]

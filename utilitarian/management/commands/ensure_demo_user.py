@@ -35,9 +35,10 @@ class Command(BaseCommand):
             organization=organization, user=user, defaults={"role": Role.ADMIN}
         )
         token, _ = Token.objects.get_or_create(user=user)
+        port = os.environ.get("PORT", "8000")  # make run's port, so the example works as printed
         self.stdout.write(f"Demo staff user: {username}" + (f" / password: {password}" if password else ""))
         self.stdout.write(f"Demo organization: {organization.name} ({organization.pk})")
         self.stdout.write(f"API token: {token.key}")
         self.stdout.write(
-            f'Try: curl -H "Authorization: Token {token.key}" http://127.0.0.1:8000/api/v1/organizations/'
+            f'Try: curl -H "Authorization: Token {token.key}" http://127.0.0.1:{port}/api/v1/organizations/'
         )
