@@ -288,11 +288,14 @@ class MeterReading(models.Model):
     tenant_path = "organization"
 
     id = models.BigAutoField(primary_key=True)
+    # No single-column indexes on organization and meter_device: the (organization, timestamp)
+    # index and the unique (meter_device, series, timestamp) key lead with them and serve those
+    # lookups, and every index on this table is paid again on each ingested row.
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+        Organization, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
     )
     meter_device = models.ForeignKey(
-        MeterDevice, on_delete=models.CASCADE, db_constraint=False, related_name="readings"
+        MeterDevice, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="readings"
     )
     series = models.ForeignKey(
         MeterReadingSeries, on_delete=models.PROTECT, db_constraint=False, related_name="readings"

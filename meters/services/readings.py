@@ -22,13 +22,17 @@ readings) goes through :func:`readings_ingest` / :func:`events_ingest`, so the r
   ``ON CONFLICT DO NOTHING`` and ``duplicates = valid rows - inserted rows``, which also counts
   repeats inside one batch (they are collapsed before the insert: first occurrence wins).
 
-The insert (:func:`_insert_ignoring_conflicts`): on PostgreSQL one ``INSERT ... SELECT FROM
-unnest(%s::uuid[], ...) ORDER BY <unique key> ON CONFLICT DO NOTHING`` per chunk of
-:data:`CHUNK_SIZE` rows, parameters bound server-side in binary; on SQLite an ``executemany`` of
-``INSERT ... ON CONFLICT DO NOTHING``. The ``ORDER BY`` makes concurrent ingestions of
-overlapping batches take their row locks in the same order, so they cannot deadlock, and each
-chunk commits on its own (outside an enclosing transaction) so that two large ingestions never
-hold locks on each other's earlier chunks. Re-sending is always safe (idempotent).
+The insert (:func:`_insert_readings`), on PostgreSQL, per chunk of :data:`CHUNK_SIZE` rows
+sorted by the unique key: when no stored reading lies within the chunk's time span of a sample of
+its (meter, series) pairs (one index probe each), a binary ``COPY`` straight into the table
+under a savepoint, about twice as fast as the general path; otherwise, or when the COPY meets a
+stored row after all (one the sample missed, or a concurrent writer's: it fails on the unique key
+and the savepoint is rolled back), a binary ``COPY`` into a temporary table and one ``INSERT ... SELECT ... ORDER BY
+<unique key> ON CONFLICT DO NOTHING``. On SQLite an ``executemany`` of ``INSERT ... ON CONFLICT
+DO NOTHING``. The sort makes concurrent ingestions of overlapping batches take their row locks in
+the same order, so they cannot deadlock, and each chunk commits on its own (outside an enclosing
+transaction) so that two large ingestions never hold locks on each other's earlier chunks.
+Re-sending is always safe (idempotent).
 
 **Promotion.** ``promote_staged_readings(meter_device=...)`` runs from the ``post_save`` signal of
 ``MeterDevice`` (``meters/signals.py``) inside the saving transaction, whoever saves it (API,
@@ -365,8 +369,10 @@ def _insert_readings(
 ) -> int:
     """Insert ``{(meter index, series index, timestamp): value}``; the number of rows inserted.
 
-    On PostgreSQL the COPY carries two small ints per row instead of three UUIDs (the UUIDs are
-    looked up in two array parameters by the INSERT): less Python per row and fewer bytes."""
+    On PostgreSQL, per chunk: new data (a sample of its meter/series pairs has no stored reading
+    within the chunk's time span, the usual case for fresh readings) is copied straight into the
+    table; anything else (re-reads of overlapping windows, re-sent batches) goes through a temporary
+    table and ``INSERT ... ON CONFLICT DO NOTHING``."""
     now = timezone.now()
     if connection.vendor != "postgresql":
         return _insert_ignoring_conflicts(
@@ -378,12 +384,13 @@ def _insert_readings(
     qn = connection.ops.quote_name
     table = qn(MeterReading._meta.db_table)
     temp = qn("_ingest_meter_readings")
-    items = [(m + 1, s + 1, t, v) for (m, s, t), v in rows.items()]  # PostgreSQL arrays start at 1
-    insert = (
-        f"INSERT INTO {table} (organization_id, meter_device_id, series_id, timestamp, value, created_at) "
-        f"SELECT %s::uuid, (%s::uuid[])[t.m], (%s::uuid[])[t.s], t.ts, t.v, %s::timestamptz FROM {temp} t "
-        "ORDER BY 2, 3, 4 ON CONFLICT DO NOTHING"
-    )
+    # Sorted by the unique key (meter, series, timestamp): every writer takes its index locks in
+    # the same order, so concurrent ingestions of overlapping batches cannot deadlock.
+    # (Sorting on ranks: comparing UUID objects runs in Python and cost a second per 200,000 rows.)
+    meter_rank = _ranks(meter_ids)
+    series_rank = _ranks(series_ids)
+    ordered = sorted(rows.items(), key=lambda kv: (meter_rank[kv[0][0]], series_rank[kv[0][1]], kv[0][2]))
+    items = [(meter_ids[m], series_ids[s], t, v) for (m, s, t), v in ordered]
     total = 0
     for start in range(0, len(items), CHUNK_SIZE):
         chunk = items[start : start + CHUNK_SIZE]
@@ -391,24 +398,104 @@ def _insert_readings(
         with transaction.atomic():
             connection.ensure_connection()
             pg = connection.connection
-            # Server-side binding (Django's cursors bind client-side): the statement is prepared
-            # after a few executions and the id arrays travel in binary.
+            # Server-side binding (Django's cursors bind client-side): statements are prepared
+            # after a few executions and the arrays travel in binary.
             with psycopg.Cursor(pg) as cursor:
+                if not _span_has_readings(cursor, table, chunk) and _copy_new_readings(
+                    cursor, table, org_id, chunk, now
+                ):
+                    total += len(chunk)
+                    continue
                 if nested or pg not in _temp_ready:
                     cursor.execute(
-                        f"CREATE TEMP TABLE IF NOT EXISTS {temp} (m int4, s int4, ts timestamptz, v numeric) "
-                        f"ON COMMIT DELETE ROWS; DELETE FROM {temp}"
+                        f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
+                        "(m uuid, s uuid, ts timestamptz, v numeric) ON COMMIT DELETE ROWS; "
+                        f"DELETE FROM {temp}"
                     )
                 with cursor.copy(f"COPY {temp} (m, s, ts, v) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["int4", "int4", "timestamptz", "numeric"])
+                    copy.set_types(["uuid", "uuid", "timestamptz", "numeric"])
                     write = copy.write_row
                     for row in chunk:
                         write(row)
-                cursor.execute(insert, [org_id, meter_ids, series_ids, now])
+                cursor.execute(
+                    f"INSERT INTO {table} "
+                    "(organization_id, meter_device_id, series_id, timestamp, value, created_at) "
+                    f"SELECT %s::uuid, t.m, t.s, t.ts, t.v, %s::timestamptz FROM {temp} t "
+                    "ORDER BY 2, 3, 4 ON CONFLICT DO NOTHING",
+                    [org_id, now],
+                )
                 total += cursor.rowcount
         if not nested:
             _temp_ready.add(pg)  # committed: the temp table exists for this session
     return total
+
+
+def _ranks(ids: list[uuid.UUID]) -> list[int]:
+    """The position of each id in PostgreSQL's uuid order (which is Python's UUID order)."""
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    ranks = [0] * len(ids)
+    for rank, index in enumerate(order):
+        ranks[index] = rank
+    return ranks
+
+
+#: How many (meter, series) pairs of a chunk :func:`_span_has_readings` probes.
+SPAN_SAMPLE = 32
+
+
+def _span_has_readings(cursor: psycopg.Cursor, table: str, chunk: list[tuple]) -> bool:
+    """Whether stored readings fall within the chunk's time span of some of its (meter, series)
+    pairs, probing an even sample of :data:`SPAN_SAMPLE` pairs (one index probe each; probing
+    every pair cost as much as the copy saved). Only a prediction: True sends the chunk down the
+    ``ON CONFLICT`` path, False tries the COPY, whose unique key catches whatever the sample
+    missed (and the caller falls back)."""
+    spans: list[list] = []  # [meter, series, earliest, latest]
+    meter = series = None
+    for row in chunk:  # sorted by pair then time; ids are shared objects, so `is` suffices
+        if row[0] is not meter or row[1] is not series:
+            meter, series = row[0], row[1]
+            spans.append([meter, series, row[2], row[2]])
+        else:
+            spans[-1][3] = row[2]
+    if len(spans) > SPAN_SAMPLE:
+        step = len(spans) / SPAN_SAMPLE
+        spans = [spans[int(i * step)] for i in range(SPAN_SAMPLE)]
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM unnest(%s::uuid[], %s::uuid[], %s::timestamptz[], %s::timestamptz[]) "
+        f"AS p(m, s, lo, hi) WHERE EXISTS (SELECT 1 FROM {table} r WHERE r.meter_device_id = p.m "
+        "AND r.series_id = p.s AND r.timestamp BETWEEN p.lo AND p.hi))",
+        [
+            [span[0] for span in spans],
+            [span[1] for span in spans],
+            [span[2] for span in spans],
+            [span[3] for span in spans],
+        ],
+    )
+    return bool(cursor.fetchone()[0])
+
+
+def _copy_new_readings(
+    cursor: psycopg.Cursor, table: str, org_id: uuid.UUID, chunk: list[tuple], now
+) -> bool:
+    """COPY a chunk of new readings straight into the table: about twice the rows per second of
+    the temporary table path, which writes every row twice. A writer that committed an
+    overlapping row since the span check makes the COPY fail on the unique key: the savepoint
+    undoes it and the caller falls back to ``ON CONFLICT DO NOTHING`` (False)."""
+    cursor.execute("SAVEPOINT ingest_copy")
+    try:
+        with cursor.copy(
+            f"COPY {table} (organization_id, meter_device_id, series_id, timestamp, value, created_at) "
+            "FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["uuid", "uuid", "uuid", "timestamptz", "numeric", "timestamptz"])
+            write = copy.write_row
+            for meter, series, ts, value in chunk:
+                write((org_id, meter, series, ts, value, now))
+    except psycopg.errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT ingest_copy")
+        return False
+    cursor.execute("RELEASE SAVEPOINT ingest_copy")
+    return True
 
 
 def _insert_ignoring_conflicts(
