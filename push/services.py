@@ -41,7 +41,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -54,6 +54,7 @@ from protocols.dlms import hdlc, mbus, security, wrapper
 from protocols.dlms.frames import DecodedApdu, decode_apdu
 from protocols.errors import ProtocolError
 
+from . import conf
 from .models import FrameState, RawPushFrame
 from .spool import SpoolRecord
 
@@ -528,3 +529,27 @@ def _settle(frame: RawPushFrame, outcomes: list[_Outcome], now: datetime) -> Non
         frame.reason,
         extra={"push_frame": frame.pk, "peer": frame.peer, "system_title": frame.system_title},
     )
+
+
+def push_frames_apply_retention(
+    *, now: datetime | None = None, days: int | None | type[Ellipsis] = ..., batch_size: int = 5000
+) -> int:
+    """Delete settled frames (processed or rejected) received more than ``days`` ago, in short
+    batches; pending frames are never deleted, whatever their age: they still hold readings."""
+    if days is ...:
+        days = conf.frame_retention_days()
+    if days is None:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=int(days))
+    settled = RawPushFrame.objects.filter(
+        received_at__lt=cutoff, state__in=[FrameState.PROCESSED, FrameState.REJECTED]
+    )
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(settled.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                break
+            deleted += RawPushFrame.objects.filter(pk__in=ids).delete()[0]
+    logger.info("push frame retention: %d frame(s) deleted", deleted, extra={"cutoff": cutoff.isoformat()})
+    return deleted

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import push_frames_process
+from .services import push_frames_apply_retention, push_frames_process
 
 
 @shared_task(name="push.process_pending")
@@ -21,3 +21,9 @@ def process_pending(limit: int = 500, rounds: int = 100) -> dict[str, int]:
         total["rejected"] += summary.rejected
         total["readings"] += summary.readings
     return total
+
+
+@shared_task(name="push.apply_retention")
+def apply_retention() -> int:
+    """Daily, from the beat: settled frames past ``PUSH_FRAME_RETENTION_DAYS``."""
+    return push_frames_apply_retention()

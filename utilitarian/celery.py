@@ -56,6 +56,7 @@ app.conf.task_routes = {
     "gateway.*": {"queue": QUEUE_EXTERNAL_PUBLISH},
     "*.cleanup*": {"queue": QUEUE_CLEANUP},
     "meters.apply_retention": {"queue": QUEUE_CLEANUP},
+    "push.apply_retention": {"queue": QUEUE_CLEANUP},
     "push.*": {"queue": QUEUE_COMMIT_READINGS},
     "powerbox.expire_bind_requests": {"queue": QUEUE_CLEANUP},
 }
@@ -64,6 +65,12 @@ app.conf.task_routes = {
 app.conf.beat_schedule = {
     # Readings, events and staged readings past their retention (meters/tasks.py), 03:15 UTC.
     "meters.apply_retention": {"task": "meters.apply_retention", "schedule": crontab(hour=3, minute=15)},
+    # Settled push frames past PUSH_FRAME_RETENTION_DAYS (push/tasks.py), 03:45 UTC.
+    "push.apply_retention": {
+        "task": "push.apply_retention",
+        "schedule": crontab(hour=3, minute=45),
+        "options": {"queue": QUEUE_CLEANUP},
+    },
     # AMR tick at the start of every minute: a job is sent at most a minute after it is due,
     # never before (amr/tasks.py). Blocks whose lease lapsed are released every minute.
     "amr-tick": {"task": "amr.tick", "schedule": crontab(), "options": {"queue": QUEUE_AMR, "expires": 55}},

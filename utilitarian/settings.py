@@ -169,6 +169,12 @@ DATA_RETENTION_DAYS = (
     env.int("DATA_RETENTION_DAYS", default=None) if env.str("DATA_RETENTION_DAYS", default="") else None
 )
 STAGED_DATA_RETENTION_DAYS = env.int("STAGED_DATA_RETENTION_DAYS", default=30)
+# Settled DLMS push frames (their readings are kept by DATA_RETENTION_DAYS); "keep" keeps them.
+PUSH_FRAME_RETENTION_DAYS = (
+    None
+    if env.str("PUSH_FRAME_RETENTION_DAYS", default="30").lower() == "keep"
+    else env.int("PUSH_FRAME_RETENTION_DAYS", default=30)
+)
 
 # --- REST framework ------------------------------------------------------------------------
 REST_FRAMEWORK = {
