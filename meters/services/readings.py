@@ -52,6 +52,7 @@ transaction each, walking the ``(organization, timestamp)`` indexes per organiza
 from __future__ import annotations
 
 import logging
+import struct
 import uuid
 import weakref
 from collections.abc import Mapping, Sequence
@@ -65,6 +66,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
+from psycopg.adapt import PyFormat
 
 from utilitarian.fields import MAX_DECIMAL_DIGITS, parse_exact_decimal
 from utilitarian.models import Organization
@@ -383,7 +385,7 @@ def _insert_readings(
         )
     qn = connection.ops.quote_name
     table = qn(MeterReading._meta.db_table)
-    temp = qn("_ingest_meter_readings")
+    temp = qn("_ingest_readings")
     # Sorted by the unique key (meter, series, timestamp): every writer takes its index locks in
     # the same order, so concurrent ingestions of overlapping batches cannot deadlock.
     # (Sorting on ranks: comparing UUID objects runs in Python and cost a second per 200,000 rows.)
@@ -408,26 +410,65 @@ def _insert_readings(
                     continue
                 if nested or pg not in _temp_ready:
                     cursor.execute(
-                        f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
-                        "(m uuid, s uuid, ts timestamptz, v numeric) ON COMMIT DELETE ROWS; "
-                        f"DELETE FROM {temp}"
+                        f"CREATE TEMP TABLE IF NOT EXISTS {temp} (o uuid, m uuid, s uuid, ts timestamptz, "
+                        f"v numeric, c timestamptz) ON COMMIT DELETE ROWS; DELETE FROM {temp}"
                     )
-                with cursor.copy(f"COPY {temp} (m, s, ts, v) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["uuid", "uuid", "timestamptz", "numeric"])
-                    write = copy.write_row
-                    for row in chunk:
-                        write(row)
+                with cursor.copy(f"COPY {temp} FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.write(_binary_copy_data(org_id, chunk, now))
                 cursor.execute(
                     f"INSERT INTO {table} "
                     "(organization_id, meter_device_id, series_id, timestamp, value, created_at) "
-                    f"SELECT %s::uuid, t.m, t.s, t.ts, t.v, %s::timestamptz FROM {temp} t "
-                    "ORDER BY 2, 3, 4 ON CONFLICT DO NOTHING",
-                    [org_id, now],
+                    f"SELECT o, m, s, ts, v, c FROM {temp} ORDER BY 2, 3, 4 ON CONFLICT DO NOTHING"
                 )
                 total += cursor.rowcount
         if not nested:
             _temp_ready.add(pg)  # committed: the temp table exists for this session
     return total
+
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
+_COPY_TRAILER = b"\xff\xff"
+_pack_length = struct.Struct("!i").pack
+_decimal_binary = psycopg.adapters.get_dumper(Decimal, PyFormat.BINARY)(Decimal).dump
+_timestamptz_binary = psycopg.adapters.get_dumper(datetime, PyFormat.BINARY)(datetime).dump
+
+
+def _binary_copy_data(org_id: uuid.UUID, chunk: list[tuple], now: datetime) -> bytes:
+    """The binary COPY stream of (organization, meter, series, timestamp, value, created_at)
+    rows for a chunk sorted by (meter, series, timestamp).
+
+    Why not psycopg's ``Copy.write_row``: it runs Python per row and per field (its uuid dumper
+    is pure Python) and was half of the COPY's time. Here the constant parts are encoded once
+    (organization, created_at, each meter/series pair, each distinct timestamp: a batch shares
+    its timestamps across meters) and only the value goes through a dumper per row, psycopg's
+    own C ``numeric`` encoder, so the bytes are exactly what ``write_row`` would send. Format:
+    the PostgreSQL binary COPY layout (header, per row a field count and length-prefixed
+    fields, trailer)."""
+
+    def field(data: bytes) -> bytes:
+        return _pack_length(len(data)) + data
+
+    row_head = b"\x00\x06" + field(org_id.bytes)
+    row_tail = field(bytes(_timestamptz_binary(now)))
+    times: dict[datetime, bytes] = {}
+    parts = [_COPY_HEADER]
+    append = parts.append
+    meter = series = prefix = None
+    for row in chunk:
+        if row[0] is not meter or row[1] is not series:  # sorted: pairs come in runs
+            meter, series = row[0], row[1]
+            prefix = row_head + field(meter.bytes) + field(series.bytes)
+        ts = times.get(row[2])
+        if ts is None:
+            ts = times[row[2]] = field(bytes(_timestamptz_binary(row[2])))
+        value = _decimal_binary(row[3])
+        append(prefix)
+        append(ts)
+        append(_pack_length(len(value)))
+        append(value)
+        append(row_tail)
+    append(_COPY_TRAILER)
+    return b"".join(parts)
 
 
 def _ranks(ids: list[uuid.UUID]) -> list[int]:
@@ -481,16 +522,14 @@ def _copy_new_readings(
     the temporary table path, which writes every row twice. A writer that committed an
     overlapping row since the span check makes the COPY fail on the unique key: the savepoint
     undoes it and the caller falls back to ``ON CONFLICT DO NOTHING`` (False)."""
+    data = _binary_copy_data(org_id, chunk, now)
     cursor.execute("SAVEPOINT ingest_copy")
     try:
         with cursor.copy(
             f"COPY {table} (organization_id, meter_device_id, series_id, timestamp, value, created_at) "
             "FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(["uuid", "uuid", "uuid", "timestamptz", "numeric", "timestamptz"])
-            write = copy.write_row
-            for meter, series, ts, value in chunk:
-                write((org_id, meter, series, ts, value, now))
+            copy.write(data)
     except psycopg.errors.UniqueViolation:
         cursor.execute("ROLLBACK TO SAVEPOINT ingest_copy")
         return False

@@ -4,6 +4,9 @@ turns out to conflict (a writer committed overlapping rows after the span check)
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 
@@ -80,3 +83,40 @@ def test_a_conflict_found_by_the_copy_is_rolled_back_and_retried(org, monkeypatc
     stored = MeterReading.objects.filter(organization=org).order_by("timestamp")
     assert [r.timestamp.hour for r in stored] == list(range(15))
     assert [int(r.value) for r in stored] == list(range(15))  # the originals were not replaced
+
+
+def test_the_copy_path_stores_values_and_timestamps_exactly(org, monkeypatch) -> None:
+    """The fast path encodes the binary COPY stream itself: awkward values round-trip exactly."""
+    values = [
+        "0",
+        "-0.5",
+        "0.000000000000000000000000000000000000001",
+        "-1234567890123456789012345678901234567.8",
+        "1E+20",
+        "99999999.99990000",
+        "10000",
+        "0.0001",
+    ]
+    batch = [
+        {
+            "meter_device_name": "M1",
+            "series_name": "energy",
+            "timestamp": f"2024-02-29T23:59:{i:02d}.{i * 111111:06d}+01:00",
+            "value": value,
+        }
+        for i, value in enumerate(values)
+    ]
+    copies = spy_copies(monkeypatch)
+    summary = service.readings_ingest(organization_id=org.pk, items=batch)
+    assert copies == [True] and summary.saved == len(values)
+    stored = list(MeterReading.objects.filter(organization=org).order_by("timestamp"))
+    assert [r.value for r in stored] == [Decimal(v) for v in values]
+    # The scale is kept too (PostgreSQL's numeric writes a positive exponent out in digits).
+    scaled = [i for i, v in enumerate(values) if Decimal(v).as_tuple().exponent <= 0]
+    assert [str(stored[i].value) for i in scaled] == [str(Decimal(values[i])) for i in scaled]
+    assert [r.timestamp for r in stored] == [
+        datetime.fromisoformat(item["timestamp"]).astimezone(UTC) for item in batch
+    ]
+    assert {(r.organization_id, r.meter_device.name, r.series.name) for r in stored} == {
+        (org.pk, "M1", "energy")
+    }
