@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -58,10 +58,13 @@ def _outgoing(row: OutboxMessage) -> OutgoingMessage:
     )
 
 
-def relay_outbox(*, transport: Transport, batch_size: int | None = None) -> RelayResult:
-    """One pass over the pending outbox."""
+def relay_outbox(
+    *, transport: Transport, batch_size: int | None = None, now: datetime | None = None
+) -> RelayResult:
+    """One pass over the pending outbox, as of ``now`` (default: the current time; tests pass a
+    later time to see what happens once a backoff has elapsed)."""
     result = RelayResult()
-    now = timezone.now()
+    now = now or timezone.now()
     pending = list(
         OutboxMessage.objects.filter(sent_at__isnull=True).order_by("id")[
             : batch_size or conf.get("GATEWAY_RELAY_BATCH_SIZE")
