@@ -406,17 +406,7 @@ class MeterDeviceAdmin(admin.ModelAdmin):
             "Driver addressing (extensions)",
             {
                 "classes": ["collapse"],
-                "fields": [
-                    "serial_port",
-                    "serial_baudrate",
-                    "mbus_primary_address",
-                    "mbus_secondary_address",
-                    "modbus_unit_id",
-                    "dlms_client_address",
-                    "dlms_server_address",
-                    "dlms_authentication",
-                    "dlms_transport",
-                ],
+                "fields": list(MeterDevice.DRIVER_FIELDS),
             },
         ),
         (None, {"fields": ["created_at", "updated_at"]}),

@@ -191,6 +191,19 @@ class MeterDeviceType(TimestampedModel):
 
 class MeterDevice(TimestampedModel):
     tenant_path = "organization"
+    #: Addressing fields the drivers need that the API contract lacks (the API and the admin
+    #: show them as extensions).
+    DRIVER_FIELDS = (
+        "serial_port",
+        "serial_baudrate",
+        "mbus_primary_address",
+        "mbus_secondary_address",
+        "modbus_unit_id",
+        "dlms_client_address",
+        "dlms_server_address",
+        "dlms_authentication",
+        "dlms_transport",
+    )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(

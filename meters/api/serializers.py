@@ -360,17 +360,6 @@ METER_DEVICE_CONTRACT_FIELDS = [
     "created_at",
     "updated_at",
 ]
-METER_DEVICE_DRIVER_FIELDS = [
-    "serial_port",
-    "serial_baudrate",
-    "mbus_primary_address",
-    "mbus_secondary_address",
-    "modbus_unit_id",
-    "dlms_client_address",
-    "dlms_server_address",
-    "dlms_authentication",
-    "dlms_transport",
-]
 METER_DEVICE_EXTRA_KWARGS = {
     "name": {"help_text": "Unique name or identification of the meter within its organization."},
     "dlms_logical_device_name": {
@@ -416,7 +405,7 @@ class MeterDeviceSerializer(InventorySerializer):
 
     class Meta:
         model = MeterDevice
-        fields = METER_DEVICE_CONTRACT_FIELDS + METER_DEVICE_DRIVER_FIELDS
+        fields = METER_DEVICE_CONTRACT_FIELDS + list(MeterDevice.DRIVER_FIELDS)
         validators: list = []  # unique name per organization: a field error from validate()
         extra_kwargs = METER_DEVICE_EXTRA_KWARGS
 

@@ -49,15 +49,7 @@ METER_COLUMNS = (
     "has_voltage_transformer",
     "voltage_transformer_ratio",
     "has_disconnector",
-    "serial_port",
-    "serial_baudrate",
-    "mbus_primary_address",
-    "mbus_secondary_address",
-    "modbus_unit_id",
-    "dlms_client_address",
-    "dlms_server_address",
-    "dlms_authentication",
-    "dlms_transport",
+    *MeterDevice.DRIVER_FIELDS,
 )
 #: Columns holding names of other objects of the organization (several separated by ``;``).
 _NAME_LISTS = {"task_groups": "amr.AmrTaskGroup", "meter_tasks": "amr.AmrTask"}

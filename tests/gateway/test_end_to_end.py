@@ -23,7 +23,7 @@ from gateway.relay import relay_outbox
 from gateway.simulator import simulate_once
 from gateway.transports import TransportError, get_transport
 from tests.gateway.conftest import RABBITMQ, install, status_url
-from tests.gateway.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import FlakyTcpProxy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(180)]
 
@@ -189,7 +189,7 @@ def test_end_to_end_on_service_bus_with_a_broker_restart(
 def test_end_to_end_on_rabbitmq_with_a_connection_cut(
     transport_factory, portal, tenant_id, queues, settings
 ) -> None:
-    proxy = TcpProxy(RABBITMQ)
+    proxy = FlakyTcpProxy(RABBITMQ).start()
     settings.GATEWAY_AMQP_URL = f"amqp://guest:guest@127.0.0.1:{proxy.port}"
     settings.GATEWAY_TRANSPORT_TIMEOUT_SECONDS = 2
     try:

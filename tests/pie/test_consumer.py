@@ -33,7 +33,7 @@ from tests.support.pie_amqp import (
     test_queue_address,
     ticket_created,
 )
-from tests.support.pie_servers import FlakyTcpProxy
+from tests.support.tcp_proxy import FlakyTcpProxy
 
 from .conftest import ConsumerThread, wait_until
 

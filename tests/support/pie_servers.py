@@ -1,4 +1,4 @@
-"""Real loopback peers for the PiE tests: an OAuth token endpoint, a PiE REST server, a TCP proxy.
+"""Real loopback peers for the PiE tests: an OAuth token endpoint and a PiE REST server.
 
 * :class:`TokenServer` checks each client assertion the way PiE's identity provider must: RS256
   signature against the service account's public key, the ``kid`` header, ``iss`` = ``sub`` =
@@ -7,9 +7,8 @@
 * :class:`PieRestServer` serves the three read endpoints, accepts only live bearer tokens of the
   token server, synthesises tickets and comments for any id, and fails on request
   (:meth:`PieRestServer.fail`) to drive redelivery and poison tests.
-* :class:`FlakyTcpProxy` sits between the consumer and RabbitMQ so a test can simulate a broker
-  outage (cut every connection, refuse new ones, then restore) without restarting the RabbitMQ
-  that other engineers on this machine share.
+
+The broker outage proxy the consumer tests use is :class:`tests.support.tcp_proxy.FlakyTcpProxy`.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import select
-import socket
 import threading
 import time
 import uuid
@@ -279,84 +276,3 @@ class PieRestServer(_Server):
             "text": f"Comment {comment_id}",
             "createdAt": "2025-03-01T11:00:00Z",
         }
-
-
-class FlakyTcpProxy:
-    """Loopback TCP forwarder that can cut every connection and refuse new ones for a while."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.1)
-        self.port = self.listener.getsockname()[1]
-        self.down = threading.Event()
-        self.closed = threading.Event()
-        self.lock = threading.Lock()
-        self.sockets: set[socket.socket] = set()
-        self.accepted = 0
-        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
-
-    def start(self) -> FlakyTcpProxy:
-        self.thread.start()
-        return self
-
-    def _accept_loop(self) -> None:
-        while not self.closed.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            if self.down.is_set():
-                client.close()  # the "broker" is away: the connection dies at once
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.accepted += 1
-                self.sockets |= {client, upstream}
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
-
-    def _pump(self, a: socket.socket, b: socket.socket) -> None:
-        peers = {a: b, b: a}
-        try:
-            while not self.closed.is_set():
-                readable, _, _ = select.select([a, b], [], [], 0.1)
-                for sock in readable:
-                    data = sock.recv(65536)
-                    if not data:
-                        return
-                    peers[sock].sendall(data)
-        except (OSError, ValueError):
-            return
-        finally:
-            for sock in (a, b):
-                self._drop(sock)
-
-    def _drop(self, sock: socket.socket) -> None:
-        with self.lock:
-            self.sockets.discard(sock)
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        sock.close()
-
-    def cut(self) -> None:
-        """Broker goes away: every open connection is reset and new ones are refused."""
-        self.down.set()
-        with self.lock:
-            victims = list(self.sockets)
-        for sock in victims:
-            self._drop(sock)
-
-    def restore(self) -> None:
-        self.down.clear()
-
-    def close(self) -> None:
-        self.cut()
-        self.closed.set()
-        self.listener.close()
-        self.thread.join(timeout=5)
