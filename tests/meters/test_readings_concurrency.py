@@ -62,3 +62,108 @@ def test_concurrent_overlapping_ingestions_store_each_reading_once(monkeypatch) 
     assert results[0].saved + results[1].saved == total
     overlap = 10 * 4 * 20 * 2
     assert results[0].duplicates + results[1].duplicates == overlap
+
+
+class _Gated(list):
+    """Items whose second iteration (the ingestion reads a batch twice: the names it uses, then
+    every item as it streams the rows) stops before item ``at`` until ``go`` is set
+    (``arrived`` tells the test it got there)."""
+
+    def __init__(self, items, at: int, arrived: threading.Event, go: threading.Event):
+        super().__init__(items)
+        self.at, self.arrived, self.go = at, arrived, go
+        self.passes = 0
+
+    def __iter__(self):
+        self.passes += 1
+        for index, item in enumerate(list.__iter__(self)):
+            if index == self.at and self.passes == 2:
+                self.arrived.set()
+                assert self.go.wait(30)
+            yield item
+
+
+def _deadlocks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_copies_that_deadlock_end_with_every_reading_once() -> None:
+    """Two COPYs stream the same new readings of two meters in opposite orders (A then B, B then
+    A), and each has stored some of its first meter's when both go on to the second: a real
+    deadlock. PostgreSQL stops one; that one rolls its chunk back and goes through ON CONFLICT
+    once the other commits. Nothing is lost or doubled."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serializes writers, so there is no deadlock to test")
+    org = OrganizationFactory()
+    MeterDeviceFactory(organization=org, name="A")
+    MeterDeviceFactory(organization=org, name="B")
+    MeterReadingSeriesFactory(organization=org, name="energy")
+    # COPY inserts in batches of up to 1,000 rows (or 64 kB): 1,000 per meter makes the first
+    # meter's rows reach the table while the second's have not been sent yet.
+    per_meter = 1000
+
+    def readings(meter: str) -> list[dict]:
+        return [
+            {
+                "meter_device_name": meter,
+                "series_name": "energy",
+                "timestamp": f"2024-01-01T00:00:{i // 1000:02d}.{i % 1000:03d}Z",
+                "value": i,
+            }
+            for i in range(per_meter)
+        ]
+
+    arrived, go = [threading.Event(), threading.Event()], threading.Event()
+    batches = [
+        _Gated(readings("A") + readings("B"), per_meter, arrived[0], go),
+        _Gated(readings("B") + readings("A"), per_meter, arrived[1], go),
+    ]
+    pids, results, errors = [0, 0], [None, None], []
+
+    def run(i: int) -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET deadlock_timeout = '50ms'")
+            pids[i] = connection.connection.info.backend_pid
+            results[i] = readings_ingest(organization_id=org.pk, items=batches[i])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            arrived[i].set()
+        finally:
+            connections.close_all()
+
+    before = _deadlocks()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for event in arrived:
+        assert event.wait(30)
+    # Both have stored rows once each holds a transaction id lock.
+    for _ in range(300):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'transactionid' AND granted "
+                "AND pid = ANY(%s)",
+                [pids],
+            )
+            if cursor.fetchone()[0] == 2:
+                break
+        threading.Event().wait(0.01)
+    else:
+        pytest.fail("the two ingestions did not both store rows before going on")
+    go.set()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert MeterReading.objects.count() == 2 * per_meter
+    assert sum(r.saved for r in results) == 2 * per_meter
+    assert sum(r.duplicates for r in results) == 2 * per_meter
+    for _ in range(200):  # the statistics arrive a little after the transaction
+        if _deadlocks() > before:
+            break
+        threading.Event().wait(0.01)
+    assert _deadlocks() > before, "the two COPYs did not deadlock: the test did not test the fallback"

@@ -1,6 +1,7 @@
-"""The PostgreSQL fast path: new readings are copied straight into the table, and a chunk that
-turns out to conflict (a writer committed overlapping rows after the span check) falls back to
-``ON CONFLICT DO NOTHING`` without losing or doubling a reading."""
+"""The PostgreSQL fast path: readings are streamed with a binary COPY straight into the table
+while the batch is parsed, and a chunk that meets stored readings (the COPY fails on the unique
+key) is rolled back and goes in with ``ON CONFLICT DO NOTHING``, without losing, doubling or
+replacing a reading."""
 
 from __future__ import annotations
 
@@ -44,49 +45,68 @@ def items(hours: range) -> list[dict]:
     ]
 
 
-def spy_copies(monkeypatch) -> list[bool]:
-    outcomes: list[bool] = []
-    real = service._copy_new_readings
+def spy_fallbacks(monkeypatch) -> list[int]:
+    """The sizes of the chunks that went down the ``ON CONFLICT`` path."""
+    sizes: list[int] = []
+    real = service._insert_chunk_on_conflict
 
-    def spy(*args, **kwargs) -> bool:
-        outcomes.append(real(*args, **kwargs))
-        return outcomes[-1]
+    def spy(cursor, table, encoder, rows, chunk) -> int:
+        sizes.append(len(chunk))
+        return real(cursor, table, encoder, rows, chunk)
 
-    monkeypatch.setattr(service, "_copy_new_readings", spy)
-    return outcomes
+    monkeypatch.setattr(service, "_insert_chunk_on_conflict", spy)
+    return sizes
 
 
 def test_new_readings_take_the_copy_path(org, monkeypatch) -> None:
-    copies = spy_copies(monkeypatch)
+    fallbacks = spy_fallbacks(monkeypatch)
     summary = service.readings_ingest(organization_id=org.pk, items=items(range(0, 10)))
-    assert copies == [True]
+    assert fallbacks == []
     assert (summary.saved, summary.duplicates) == (10, 0)
+    assert MeterReading.objects.filter(organization=org).count() == 10
 
 
-def test_overlapping_readings_take_the_conflict_path(org, monkeypatch) -> None:
+def test_overlapping_readings_are_rolled_back_and_retried_without_replacing(org, monkeypatch) -> None:
     service.readings_ingest(organization_id=org.pk, items=items(range(0, 10)))
-    copies = spy_copies(monkeypatch)
+    fallbacks = spy_fallbacks(monkeypatch)
     summary = service.readings_ingest(organization_id=org.pk, items=items(range(5, 15)))
-    assert copies == []  # the span check saw stored readings: no COPY attempted
-    assert (summary.saved, summary.duplicates) == (5, 5)
-    assert MeterReading.objects.filter(organization=org).count() == 15
-
-
-def test_a_conflict_found_by_the_copy_is_rolled_back_and_retried(org, monkeypatch) -> None:
-    """What a race looks like: the span check saw nothing, yet the COPY hits stored rows."""
-    service.readings_ingest(organization_id=org.pk, items=items(range(0, 10)))
-    monkeypatch.setattr(service, "_span_has_readings", lambda *args: False)
-    copies = spy_copies(monkeypatch)
-    summary = service.readings_ingest(organization_id=org.pk, items=items(range(5, 15)))
-    assert copies == [False]
+    assert fallbacks == [10]  # the COPY met hour 5: the whole chunk went the other way
     assert (summary.saved, summary.duplicates) == (5, 5)
     stored = MeterReading.objects.filter(organization=org).order_by("timestamp")
     assert [r.timestamp.hour for r in stored] == list(range(15))
     assert [int(r.value) for r in stored] == list(range(15))  # the originals were not replaced
 
 
-def test_the_copy_path_stores_values_and_timestamps_exactly(org, monkeypatch) -> None:
-    """The fast path encodes the binary COPY stream itself: awkward values round-trip exactly."""
+def test_a_conflict_late_in_a_streamed_chunk_loses_nothing(org, monkeypatch) -> None:
+    """Chunks of 7 streamed in slices of 3: the second chunk's last row is stored already. Only
+    that chunk falls back; the chunks around it are copied; every row is counted once."""
+    monkeypatch.setattr(service, "CHUNK_SIZE", 7)
+    monkeypatch.setattr(service._CopyEncoder, "SLICE", 3)
+    service.readings_ingest(organization_id=org.pk, items=items(range(13, 14)))
+    fallbacks = spy_fallbacks(monkeypatch)
+    batch = items(range(0, 20))
+    summary = service.readings_ingest(organization_id=org.pk, items=batch + batch[:4])
+    assert fallbacks == [7]
+    assert (summary.saved, summary.duplicates) == (19, 5)
+    stored = MeterReading.objects.filter(organization=org).order_by("timestamp")
+    assert [(r.timestamp.hour, int(r.value)) for r in stored] == [(h, h) for h in range(20)]
+
+
+def test_a_chunk_enclosed_in_a_transaction_falls_back_on_a_savepoint(org, monkeypatch) -> None:
+    from django.db import transaction
+
+    service.readings_ingest(organization_id=org.pk, items=items(range(3, 4)))
+    fallbacks = spy_fallbacks(monkeypatch)
+    with transaction.atomic():
+        summary = service.readings_ingest(organization_id=org.pk, items=items(range(0, 6)))
+        assert MeterReading.objects.filter(organization=org).count() == 6  # usable afterwards
+    assert fallbacks == [6] and (summary.saved, summary.duplicates) == (5, 1)
+
+
+@pytest.mark.parametrize("path", ["copy", "on_conflict"])
+def test_both_paths_store_values_and_timestamps_exactly(org, monkeypatch, path) -> None:
+    """Both paths send the binary COPY stream that _CopyEncoder builds, one into the table, one
+    into the temporary table: awkward values round-trip exactly either way."""
     values = [
         "0",
         "-0.5",
@@ -106,9 +126,16 @@ def test_the_copy_path_stores_values_and_timestamps_exactly(org, monkeypatch) ->
         }
         for i, value in enumerate(values)
     ]
-    copies = spy_copies(monkeypatch)
+    if path == "on_conflict":  # a stored reading at the end of the batch's span
+        service.readings_ingest(
+            organization_id=org.pk, items=[{**batch[-1], "timestamp": "2024-02-29T23:59:30+01:00"}]
+        )
+        batch.append({**batch[-1], "timestamp": "2024-02-29T23:59:30+01:00"})
+        values.append(values[-1])
+    fallbacks = spy_fallbacks(monkeypatch)
     summary = service.readings_ingest(organization_id=org.pk, items=batch)
-    assert copies == [True] and summary.saved == len(values)
+    assert fallbacks == ([] if path == "copy" else [len(batch)])
+    assert summary.saved == len(batch) - (path == "on_conflict")
     stored = list(MeterReading.objects.filter(organization=org).order_by("timestamp"))
     assert [r.value for r in stored] == [Decimal(v) for v in values]
     # The scale is kept too (PostgreSQL's numeric writes a positive exponent out in digits).
