@@ -102,6 +102,7 @@ class AmrJob(models.Model):
     """
 
     tenant_path = "organization"
+    bulk_rows = True  # counted, not listed, on the admin's delete pages (utilitarian.admin_deletion)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="amr_jobs")

@@ -19,6 +19,8 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from utilitarian.admin_deletion import BulkRowsDeleteMixin
+
 from .charts import MAX_CHARTS, MAX_POINTS, PERIODS, chart_period, meter_series_charts, render_chart_svg
 from .models import (
     DlmsInvocationCounter,
@@ -337,7 +339,7 @@ class LatestEventsInline(ReadOnlyInline):
 
 
 @admin.register(MeterDevice)
-class MeterDeviceAdmin(admin.ModelAdmin):
+class MeterDeviceAdmin(BulkRowsDeleteMixin, admin.ModelAdmin):
     form = form_for(MeterDevice, ("type", "network_interface", "task_groups", "meter_tasks"))
     list_display = [
         "name",

@@ -324,6 +324,7 @@ protect_series_with_readings.lazy_sub_objs = True  # the collector must not eval
 
 class MeterReading(models.Model):
     tenant_path = "organization"
+    bulk_rows = True  # counted, not listed, on the admin's delete pages (utilitarian.admin_deletion)
 
     id = models.BigAutoField(primary_key=True)
     # No single-column indexes on organization and meter_device: the (organization, timestamp)
@@ -367,6 +368,7 @@ class StagedMeterReading(TimestampedModel):
     to a MeterReading in the transaction that creates the meter device."""
 
     tenant_path = "organization"
+    bulk_rows = True
 
     id = models.BigAutoField(primary_key=True)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="staged_readings")
@@ -388,6 +390,7 @@ class StagedMeterReading(TimestampedModel):
 
 class MeterSystemEvent(TimestampedModel):
     tenant_path = "organization"
+    bulk_rows = True
 
     id = models.BigAutoField(primary_key=True)
     organization = models.ForeignKey(

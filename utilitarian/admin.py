@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from .admin_deletion import BulkRowsDeleteMixin
 from .models import Organization, OrganizationMembership, User
 
 
@@ -23,7 +24,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(BulkRowsDeleteMixin, admin.ModelAdmin):
     list_display = ["name", "id", "is_active", "member_count", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "id"]
