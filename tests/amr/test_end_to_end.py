@@ -4,7 +4,6 @@ simulator, and the readings are in the database. Needs PostgreSQL and Redis (the
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from amr.services import schedule_tick
 from meters.models import MeterReading, MeterSecurityKeyCollection
 from tests.meters.factories import AmrTaskFactory, AmrTaskGroupFactory
 from tests.support.factories import OrganizationFactory
+from tests.support.waiting import wait_until
 from utilitarian.celery import QUEUE_AMR, QUEUE_AMR_ON_DEMAND, SCHEDULES, app, scheduled_queue
 
 from .broker import purge, require_redis
@@ -38,13 +38,8 @@ def worker(transactional_db):
     purge(*QUEUES)
 
 
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for the worker")
+def wait_for(predicate) -> None:
+    wait_until(predicate, timeout=30, interval=0.1, what="the worker's progress")
 
 
 def test_scheduled_and_on_demand_jobs_end_in_the_readings_table(worker, iec_simulator, personas, settings):

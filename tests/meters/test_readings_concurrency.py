@@ -12,6 +12,7 @@ from meters.models import MeterReading
 from meters.services.readings import readings_ingest
 from tests.meters.factories import MeterDeviceFactory, MeterReadingSeriesFactory
 from tests.support.factories import OrganizationFactory
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.django_db(transaction=True)
@@ -142,19 +143,17 @@ def test_two_copies_that_deadlock_end_with_every_reading_once() -> None:
         t.start()
     for event in arrived:
         assert event.wait(30)
-    # Both have stored rows once each holds a transaction id lock.
-    for _ in range(300):
+
+    def holding_transaction_ids() -> int:  # a backend holds its transaction id once it has stored rows
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'transactionid' AND granted "
                 "AND pid = ANY(%s)",
                 [pids],
             )
-            if cursor.fetchone()[0] == 2:
-                break
-        threading.Event().wait(0.01)
-    else:
-        pytest.fail("the two ingestions did not both store rows before going on")
+            return cursor.fetchone()[0]
+
+    wait_until(lambda: holding_transaction_ids() == 2, timeout=3, what="both ingestions storing rows")
     go.set()
     for t in threads:
         t.join(60)
@@ -162,8 +161,5 @@ def test_two_copies_that_deadlock_end_with_every_reading_once() -> None:
     assert MeterReading.objects.count() == 2 * per_meter
     assert sum(r.saved for r in results) == 2 * per_meter
     assert sum(r.duplicates for r in results) == 2 * per_meter
-    for _ in range(200):  # the statistics arrive a little after the transaction
-        if _deadlocks() > before:
-            break
-        threading.Event().wait(0.01)
-    assert _deadlocks() > before, "the two COPYs did not deadlock: the test did not test the fallback"
+    # The statistics arrive a little after the transaction.
+    wait_until(lambda: _deadlocks() > before, timeout=2, what="a deadlock between the two COPYs")

@@ -1,24 +1,11 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from tests.support.pie_servers import PieRestServer, ServiceAccount, TokenServer
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.05) -> object:
-    """Poll ``predicate`` until it is truthy; fails the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,6 @@ RabbitMQ requeues the deliveries that were unsettled when the connection died, a
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from proton import Message
 
@@ -34,8 +32,9 @@ from tests.support.pie_amqp import (
     ticket_created,
 )
 from tests.support.tcp_proxy import FlakyTcpProxy
+from tests.support.waiting import wait_until
 
-from .conftest import ConsumerThread, wait_until
+from .conftest import ConsumerThread
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -161,7 +160,7 @@ def test_broker_outage_mid_stream_reconnects_and_stores_each_once(start_consumer
 
         proxy.cut()  # the broker "goes away" in the middle of the stream
         publish(queue, [ticket_created(f"T-{n}") for n in range(15, 30)])  # published while it is away
-        time.sleep(0.5)  # several refused reconnects (backoff 0.1 s doubling to 0.5 s)
+        wait_until(lambda: proxy.refused >= 2)  # it has tried to reconnect, and been refused, twice
         assert not consumer.consumer.connected.is_set()
         proxy.restore()
 
@@ -202,14 +201,26 @@ def test_sigterm_stops_the_management_command_cleanly(pie_settings_for, org, que
     pie_settings_for(org, PIE_AMQP_URL=f"amqp://{RABBITMQ_HOST}:{RABBITMQ_PORT}", PIE_AMQP_ADDRESS=queue)
     publish(queue, [ticket_created("T-sig", message_id="m-sig")])
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    timer = threading.Timer(1.5, os.kill, args=(os.getpid(), signal.SIGTERM))
-    timer.start()
+
+    def terminate_once_stored() -> None:
+        """SIGTERM as soon as the event is stored: it may land while the message is still being
+        settled, which the command must finish before it stops."""
+        from django.db import connection
+
+        try:
+            wait_until(lambda: Event.objects.filter(message_id="m-sig", status=EventStatus.STORED).exists())
+        finally:
+            connection.close()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    killer = threading.Thread(target=terminate_once_stored, daemon=True)
+    killer.start()
     try:
-        started = time.monotonic()
-        call_command("pie_consumer", "--no-reconcile")  # returns once SIGTERM is handled
-        assert time.monotonic() - started < 15
+        call_command(
+            "pie_consumer", "--no-reconcile"
+        )  # returns once SIGTERM is handled (or the test times out)
     finally:
-        timer.cancel()
+        killer.join(30)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     assert Event.objects.get(message_id="m-sig").status == EventStatus.STORED

@@ -15,6 +15,7 @@ from protocols.dlms.simulator.push import build_notification
 from push.models import FrameState, RawPushFrame
 from push.processor import PushProcessor
 from push.spool import SpoolReader
+from tests.support.waiting import wait_until
 
 from .conftest import SERIES, WHEN, ciphered, pump, push_udp
 
@@ -132,10 +133,7 @@ def test_processor_thread_ingests_while_the_receiver_runs(receiver, spool_writer
             push_udp(receiver, ciphered(n, when=WHEN + timedelta(minutes=15 * n)))
         # Poll the processor's own counters: on SQLite's shared in-memory test database a query
         # from this thread while the processor writes fails with "table is locked".
-        deadline = time.monotonic() + 15
-        while processor.readings < 60:
-            assert time.monotonic() < deadline, "readings did not arrive in time"
-            time.sleep(0.05)
+        wait_until(lambda: processor.readings >= 60, what="60 readings from the processor")
     finally:
         processor.stop()
     assert MeterReading.objects.filter(meter_device=meter).count() == 60

@@ -21,6 +21,7 @@ class FlakyTcpProxy:
         self.lock = threading.Lock()
         self.sockets: set[socket.socket] = set()
         self.accepted = 0
+        self.refused = 0  # connections turned away while down
         self.thread = threading.Thread(target=self._accept_loop, daemon=True)
 
     def start(self) -> FlakyTcpProxy:
@@ -35,6 +36,8 @@ class FlakyTcpProxy:
                 continue
             if self.down.is_set():
                 client.close()  # the "broker" is away: the connection dies at once
+                with self.lock:
+                    self.refused += 1
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)

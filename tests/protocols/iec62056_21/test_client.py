@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,6 +13,7 @@ from protocols.iec62056_21.client import Iec6205621Client, format_like
 from protocols.iec62056_21.codec import NAK, command_frame, option_select, sign_on_request
 from protocols.iec62056_21.simulator import MeterSimulator
 from protocols.transport import TcpTransport
+from tests.support.waiting import wait_until
 
 PASSWORD = "00000000"
 ZONE = "Etc/GMT-1"
@@ -44,19 +44,9 @@ def test_readout_returns_every_numeric_register_exactly(meter: MeterSimulator) -
     assert result.error is None
 
 
-def wait_for(predicate, limit: float = 2.0) -> bool:
-    """Poll briefly for what the simulator's thread records after the client has moved on."""
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
-
-
 def test_session_speaks_mode_c_byte_for_byte(meter: MeterSimulator) -> None:
     client_for(meter).read_registers(["1.8.0"])
-    assert wait_for(lambda: len(meter.received) >= 5)
+    wait_until(lambda: len(meter.received) >= 5, timeout=2, what="the simulator's record of the session")
     assert meter.received[0] == sign_on_request()
     assert meter.received[1] == option_select("5", "1")
     assert meter.received[2] == command_frame("P1", f"({PASSWORD})")
